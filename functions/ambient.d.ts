@@ -1,0 +1,4 @@
+declare module 'undici/lib/dispatcher/pool.js' {
+  const Pool: unknown;
+  export default Pool;
+}

@@ -1,0 +1,83 @@
+// A real S3-protocol server on loopback (s3rver) for local runs and tests: no AWS account needed.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { createS3Client, type S3ClientOptions } from '../functions/store.ts';
+
+/** s3rver accepts any signature made with these keys. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export interface LocalS3Options {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Where objects live on disk; a temp folder (removed on stop) when absent. */
+  directory?: string;
+  bucket?: string;
+}
+
+export interface LocalS3 {
+  endpoint: string;
+  port: number;
+  bucket: string;
+  directory: string;
+  /** S3 client settings that reach this server. */
+  clientOptions: S3ClientOptions;
+  /** Stops serving at once (open connections are cut); the data stays on disk. */
+  stop(): Promise<void>;
+  /** Serves the same folder on the same port again. */
+  start(): Promise<void>;
+  /** Stops and, for a temp folder, removes the data. */
+  close(): Promise<void>;
+}
+
+export async function startLocalS3(o: LocalS3Options = {}): Promise<LocalS3> {
+  const temporary = o.directory === undefined;
+  const directory = o.directory ?? mkdtempSync(join(tmpdir(), 'flagsync-s3-'));
+  mkdirSync(directory, { recursive: true });
+  const bucket = o.bucket ?? 'flagsync-local';
+  let port = o.port ?? 0;
+  let server: { close(): Promise<void>; httpServer?: Server } | undefined;
+
+  const start = async () => {
+    const s3rver = new S3rver({
+      address: '127.0.0.1',
+      port,
+      directory,
+      silent: true,
+      configureBuckets: [{ name: bucket }],
+    });
+    const address = (await s3rver.run()) as AddressInfo;
+    port = address.port;
+    server = s3rver;
+  };
+  const stop = async () => {
+    if (!server) return;
+    const s = server;
+    server = undefined;
+    const closing = s.close();
+    s.httpServer?.closeAllConnections();
+    await closing;
+  };
+  await start();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    bucket,
+    directory,
+    clientOptions: { endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS },
+    stop,
+    start,
+    async close() {
+      await stop();
+      if (temporary) rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export function localS3Client(s3: LocalS3, maxSockets?: number) {
+  return createS3Client({ ...s3.clientOptions, maxSockets });
+}
