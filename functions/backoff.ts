@@ -10,7 +10,7 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseMs: 100, capMs: 2_000, maxRetryAfterMs: 5_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseMs: 100, capMs: 2_000, maxRetryAfterMs: 5_000 };
 
 /** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"). `attempt` counts from 1. */
 export function fullJitterMs(attempt: number, policy: RetryPolicy, random: () => number): number {

@@ -67,7 +67,7 @@ const FIELDS = Object.keys(DownloadBody.shape).join(', ');
 
 /** Validates a parsed JSON body (or a schedule's payload) against the configured origins. */
 export function parseDownloadRequest(input: unknown, o: Origins): DownloadRequest {
-  const parsed = DownloadBody.safeParse(input ?? {});
+  const parsed = DownloadBody.safeParse(input === undefined ? {} : input);
   if (!parsed.success) throw new RequestError(describeIssues(parsed.error.issues));
   const body = parsed.data;
   const label = (body.server ?? o.defaultServer).toUpperCase();

@@ -110,7 +110,7 @@ export class S3Store implements FlagStore, DocumentStore {
     const metadata: Record<string, string> = { 'source-url': meta.sourceUrl };
     if (meta.etag) metadata['source-etag'] = headerSafe(meta.etag);
     if (meta.lastModified) metadata['source-last-modified'] = headerSafe(meta.lastModified);
-    await this.client.send(
+    const res = await this.client.send(
       new PutObjectCommand({
         Bucket: this.location.bucket,
         Key: this.flagKey(cc),
@@ -121,6 +121,10 @@ export class S3Store implements FlagStore, DocumentStore {
       }),
       { abortSignal: signal },
     );
+    // S3 checks Content-MD5 on arrival; its ETag (the stored object's MD5 for a single-part PUT) is
+    // checked here too, so a store that skips the first check still cannot make a corrupt copy count as ok.
+    const etag = res.ETag?.replaceAll('"', '');
+    if (etag !== md5) throw new Error(`stored object's ETag ${etag ?? '(none)'} is not the body's MD5 ${md5}`);
   }
 
   async readSources(signal?: AbortSignal): Promise<Record<string, FetchRecord>> {

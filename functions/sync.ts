@@ -1,4 +1,5 @@
 // One run: download each code with bounded concurrency, store what changed, account for every code.
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FlagSource, Validators } from './download.ts';
 import type { FlagResult } from './report.ts';
@@ -51,6 +52,8 @@ export async function syncFlags(o: SyncOptions): Promise<SyncOutcome> {
 
   const signals = [o.signal, o.handoff].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  // Each download in flight listens on the deadline: up to 1000 listeners is expected, not a leak.
+  if (signal) setMaxListeners(0, ...signals, signal);
   const handedOff = () => o.handoff?.aborted === true && o.signal?.aborted !== true;
   const deferred = new Set<string>();
 
