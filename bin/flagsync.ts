@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // `npm start -- [CC ...] [options]` / the package's `flagsync` bin: flags2's CLI for the flagsync API.
 // The SDK warns on Node < 22 when a client is built; set before any of it loads.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -37,9 +37,9 @@ export interface Selection {
 
 /** Expands one CC argument: a letter gives its 26 codes, a pair is kept; anything else throws. */
 export function expandArgument(arg: string): string[] {
-  const up = arg.toUpperCase();
-  if (/^[A-Z]$/.test(up)) return [...LETTERS].map((b) => up + b);
-  if (/^[A-Z]{2}$/.test(up)) return [up];
+  // Checked before upper-casing: 'ß'.toUpperCase() is 'SS'.
+  if (/^[a-z]$/i.test(arg)) return [...LETTERS].map((b) => arg.toUpperCase() + b);
+  if (/^[a-z]{2}$/i.test(arg)) return [arg.toUpperCase()];
   throw new SelectionError(`${CC_RULE}: got ${JSON.stringify(arg.length > 40 ? arg.slice(0, 40) + '…' : arg)}`);
 }
 

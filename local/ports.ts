@@ -1,5 +1,5 @@
-// Is a loopback port free? Checked before the local stack starts: s3rver does not report a busy port
-// (its listen error is unhandled and would crash the process), so the CLI and `npm run serve` ask first.
+// Is a loopback port free? Checked before the local stack starts, so the CLI can explain a busy default
+// port (usually a running `npm run serve`) and take a free one instead of failing.
 import { createServer } from 'node:net';
 
 export const DEFAULT_S3_PORT = 4569;

@@ -1,7 +1,7 @@
 // A real S3-protocol server on loopback (s3rver) for local runs and tests: no AWS account needed.
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -39,26 +39,30 @@ export async function startLocalS3(o: LocalS3Options = {}): Promise<LocalS3> {
   mkdirSync(directory, { recursive: true });
   const bucket = o.bucket ?? 'flagsync-local';
   let port = o.port ?? 0;
-  let server: { close(): Promise<void>; httpServer?: Server } | undefined;
+  let server: Server | undefined;
 
   const start = async () => {
-    const s3rver = new S3rver({
-      address: '127.0.0.1',
-      port,
-      directory,
-      silent: true,
-      configureBuckets: [{ name: bucket }],
+    const s3rver = new S3rver({ directory, silent: true, configureBuckets: [{ name: bucket }] });
+    await s3rver.configureBuckets();
+    // Our own http server around s3rver's request handler: s3rver.run() leaves listen errors
+    // (a busy port) unhandled, which crashes the process instead of rejecting.
+    const http = createServer(s3rver.getMiddleware());
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, '127.0.0.1', () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-    const address = (await s3rver.run()) as AddressInfo;
-    port = address.port;
-    server = s3rver;
+    port = (http.address() as AddressInfo).port;
+    server = http;
   };
   const stop = async () => {
     if (!server) return;
     const s = server;
     server = undefined;
-    const closing = s.close();
-    s.httpServer?.closeAllConnections();
+    const closing = new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeAllConnections();
     await closing;
   };
   await start();

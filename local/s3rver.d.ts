@@ -12,6 +12,10 @@ declare module 's3rver' {
   export default class S3rver {
     constructor(options?: S3rverOptions);
     run(): Promise<unknown>;
+    /** Creates the configured buckets (run() does it before listening). */
+    configureBuckets(): Promise<void>;
+    /** The request handler, for an http server of one's own. */
+    getMiddleware(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
     close(): Promise<void>;
     httpServer?: Server;
   }

@@ -28,7 +28,7 @@ test('two letters are kept, upper-cased', () => {
   assert.deepEqual(expandArgument('Br'), ['BR']);
 });
 
-for (const bad of ['', 'ABC', '1', 'b1', 'é', 'br ', '../etc', 'http://x', 'ÇA', 'A-']) {
+for (const bad of ['', 'ABC', '1', 'b1', 'é', 'ß', 'ﬀ', 'ı', 'br ', '../etc', 'http://x', 'ÇA', 'A-']) {
   test(`rejects ${JSON.stringify(bad)} with the flags2 message naming it`, () => {
     assert.throws(() => expandArgument(bad), (err: Error) => {
       assert.ok(err instanceof SelectionError);
