@@ -33,7 +33,7 @@ export async function handleHttp(
     const match = /^\/downloads\/([^/]+)$/.exec(path);
     if (match?.[1] !== undefined) {
       if (method !== 'GET') return notAllowed(method, path, 'GET');
-      const jobId = decodeURIComponent(match[1]);
+      const jobId = match[1]; // a UUID has nothing to percent-decode, and a bad escape must not throw
       if (!isJobId(jobId)) throw new RequestError('a job id is the UUID a 202 response gave, e.g. /downloads/3f0c…', 400);
       const job = await readJob(rt, jobId);
       if (!job) return json(404, { error: `no job ${jobId}: it may have never existed or been removed` });

@@ -90,11 +90,13 @@ export class HttpFlagOrigin implements FlagSource {
         const got = await this.#attempt(url, validators, signal);
         return { ...got, url: url.href, attempts: attempt } as FetchOutcome;
       } catch (err) {
-        const failure = err instanceof AttemptError ? err : classify(err, this.#timeouts, signal);
+        if (signal?.aborted) {
+          return { status: 'error', url: url.href, reason: deadlineReason(last, attempt), attempts: attempt };
+        }
+        const failure = err instanceof AttemptError ? err : classify(err, this.#timeouts);
         last = failure.message;
-        if (!failure.transient || signal?.aborted) {
-          const reason = signal?.aborted ? deadlineReason(last, attempt) : last;
-          return { status: 'error', url: url.href, reason: withAttempts(reason, attempt), attempts: attempt };
+        if (!failure.transient) {
+          return { status: 'error', url: url.href, reason: withAttempts(last, attempt), attempts: attempt };
         }
         if (attempt === policy.attempts) break;
         let wait = fullJitterMs(attempt, policy, this.#random);
@@ -170,15 +172,17 @@ function withAttempts(reason: string, attempts: number): string {
   return attempts > 1 ? `${reason} (after ${attempts} attempts)` : reason;
 }
 
+/** `last` is the previous attempt's failure, if any ('not attempted' when this was the first). */
 function deadlineReason(last: string, attempts: number): string {
-  return attempts === 0 ? 'deadline reached before the download started' : `deadline reached (last: ${last})`;
+  if (attempts === 0) return 'deadline reached before the download started';
+  if (attempts === 1 || last === 'not attempted') return 'deadline reached while waiting for the origin';
+  return `deadline reached while retrying (last: ${last})`;
 }
 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
 
 /** Turns a thrown network error into a short reason, and says whether trying again may help. */
-function classify(err: unknown, t: Timeouts, signal?: AbortSignal): AttemptError {
-  if (signal?.aborted) return new AttemptError('aborted', false);
+function classify(err: unknown, t: Timeouts): AttemptError {
   const code = (err as { code?: string } | null)?.code ?? '';
   const message = err instanceof Error ? err.message : String(err);
   switch (code) {
