@@ -136,24 +136,14 @@ export class S3Store implements FlagStore, DocumentStore {
   }
 
   async getJson<T>(key: string, signal?: AbortSignal): Promise<T | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      let text: string;
-      try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }), {
-          abortSignal: signal,
-        });
-        text = (await res.Body?.transformToString()) ?? 'null';
-      } catch (err) {
-        if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
-        throw err;
-      }
-      try {
-        return JSON.parse(text) as T;
-      } catch (err) {
-        // S3 replaces objects atomically; s3rver does not, so a read racing a rewrite can see half a file.
-        if (attempt >= 3) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-      }
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }), {
+        abortSignal: signal,
+      });
+      return JSON.parse((await res.Body?.transformToString()) ?? 'null') as T;
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw err;
     }
   }
 
