@@ -163,8 +163,19 @@ export class HttpFlagOrigin implements FlagSource {
     };
   }
 
+  /**
+   * Closes idle keep-alive sockets gracefully. destroy() would fail each socket with an error whose stack
+   * Node reads, and under --enable-source-maps that first read decodes the whole source map (~70 ms, ~17 MB).
+   * Only a request still hanging after a second is destroyed.
+   */
   async close(): Promise<void> {
-    await this.#pool.destroy();
+    const closing = this.#pool.close();
+    const timer = setTimeout(() => void this.#pool.destroy().catch(() => undefined), 1_000);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
