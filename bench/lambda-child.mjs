@@ -33,6 +33,9 @@ const steps = {
   },
 };
 
+// The benchmark gone (even killed with SIGKILL), the IPC channel closes: never outlive it.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (m) => {
   try {
     process.send({ ok: true, ...(await steps[m.type](m)) });

@@ -1,7 +1,9 @@
-// Shared pieces of the benchmark: the loopback servers, S3 verification, PUT counting, RSS sampling,
-// the result rows and the one table printer. Nothing here is shipped; it only drives the real code.
+// Shared pieces of the benchmark: the loopback servers (each kind in its own process), CPU marks, S3
+// verification, PUT counting, RSS sampling, the result rows and the one table printer. Nothing here is shipped; it only drives the real code.
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -9,35 +11,304 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
+import { ALL_CODES } from '../functions/codes.ts';
 import type { FlagResult } from '../functions/report.ts';
-import { startOrigin, type Origin } from '../local/origin.ts';
-import { localS3Client, startLocalS3, type LocalS3 } from '../local/s3-server.ts';
+import { loadFlagImages } from '../local/flag-images.ts';
+import type { OriginStats } from '../local/origin.ts';
+import { LOCAL_CREDENTIALS, localS3Client, type LocalS3 } from '../local/s3-server.ts';
 
 /** The flag origins the scenarios use: DELAY (fixed 0.5 s before headers) and LOCAL (no delay). */
 export const DELAY_MS = 500;
 
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SERVERS_CHILD = fileURLToPath(new URL('./servers-child.ts', import.meta.url));
+
+// ---------------------------------------------------------------- child processes: always ended
+
+const children = new Set<ChildProcess>();
+const exitCleanups = new Set<() => void>();
+let guarded = false;
+
+/**
+ * Every child process the benchmark starts is registered here, and ended whatever way this process ends: normally
+ * (the owners close them first), on an error (`process.exit(1)` runs the 'exit' hook: SIGKILL), and on
+ * SIGINT / SIGTERM / SIGHUP (SIGTERM, 3 s to finish, then exit and SIGKILL for the rest). The server children also
+ * exit on their own when the IPC channel closes, which covers this process being SIGKILLed.
+ */
+export function track(child: ChildProcess): ChildProcess {
+  guard();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** A synchronous cleanup run when this process exits (e.g. removing a temp folder); returns its remover. */
+export function atExit(f: () => void): () => void {
+  guard();
+  exitCleanups.add(f);
+  return () => exitCleanups.delete(f);
+}
+
+const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+function guard(): void {
+  if (guarded) return;
+  guarded = true;
+  process.on('exit', () => {
+    for (const c of children) if (alive(c)) c.kill('SIGKILL');
+    for (const f of exitCleanups) {
+      try {
+        f();
+      } catch {
+        // best effort
+      }
+    }
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      console.error(`\n${sig}: ending ${children.size} child process(es) and stopping`);
+      const running = [...children].filter(alive);
+      for (const c of running) c.kill('SIGTERM');
+      const exited = Promise.all(running.map((c) => new Promise((resolve) => (alive(c) ? c.once('exit', resolve) : resolve(undefined)))));
+      void Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).then(() =>
+        process.exit(sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 129),
+      );
+    });
+  }
+}
+
+/** One server process (bench/servers-child.ts): requests with ids over IPC, replies matched by id. */
+class ServerProcess {
+  #next = 1;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #exited: Promise<void>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly role: string,
+    readonly ready: Ready,
+  ) {
+    this.#exited = alive(child) ? new Promise((resolve) => child.once('exit', () => resolve())) : Promise.resolve();
+    child.on('message', (raw) => {
+      const m = raw as { id?: number; ok?: boolean; value?: unknown; error?: string };
+      const p = m.id === undefined ? undefined : this.#pending.get(m.id);
+      if (!p) return;
+      this.#pending.delete(m.id!);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(`${role} server process: ${m.error}`));
+    });
+    child.once('exit', (code, signal) => {
+      for (const p of this.#pending.values()) p.reject(new Error(`${role} server process exited (${signal ?? code}) before replying`));
+      this.#pending.clear();
+    });
+  }
+
+  /** Starts `node --import tsx bench/servers-child.ts <role>` and waits for its ready message (2 min: a cold flag cache converts PNGs). */
+  static async start(role: 's3' | 'origins'): Promise<ServerProcess> {
+    const child = track(
+      fork(SERVERS_CHILD, [role, String(DELAY_MS)], {
+        cwd: PROJECT_ROOT,
+        execPath: process.execPath,
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'json',
+      }),
+    );
+    try {
+      const ready = await new Promise<Ready>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the ${role} server process did not start within 120 s`)), 120_000);
+        const done = () => clearTimeout(timer);
+        child.once('exit', (code, signal) => {
+          done();
+          reject(new Error(`the ${role} server process exited (${signal ?? code}) before it was ready`));
+        });
+        child.once('error', (err) => {
+          done();
+          reject(err);
+        });
+        child.once('message', (raw) => {
+          done();
+          const m = raw as Ready | { type: 'failed'; error: string };
+          if (m.type === 'ready') resolve(m);
+          else reject(new Error(`the ${role} server process failed to start: ${(m as { error?: string }).error}`));
+        });
+      });
+      return new ServerProcess(child, role, ready);
+    } catch (err) {
+      if (alive(child)) child.kill('SIGKILL');
+      throw err;
+    }
+  }
+
+  ask<T>(message: Record<string, unknown>): Promise<T> {
+    if (!alive(this.child) || !this.child.connected) return Promise.reject(new Error(`the ${this.role} server process is gone`));
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ ...message, id }, (err) => {
+        if (!err) return;
+        this.#pending.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  usage(): Promise<{ cpuMs: number; peakRssMB: number }> {
+    return this.ask({ op: 'usage' });
+  }
+
+  /** Asks it to close its servers and exit; SIGKILL if it has not exited 6 s later. */
+  async close(): Promise<void> {
+    if (!alive(this.child)) return;
+    await this.ask({ op: 'shutdown' }).catch(() => undefined);
+    const killer = setTimeout(() => alive(this.child) && this.child.kill('SIGKILL'), 6_000);
+    await this.#exited;
+    clearTimeout(killer);
+  }
+}
+
+interface Ready {
+  type: 'ready';
+  role: string;
+  pid: number;
+  s3?: { endpoint: string; port: number; bucket: string; directory: string };
+  origins?: Record<'delay' | 'local', { baseUrl: string; port: number }>;
+}
+
+/** A flag origin running in the origins process: its URL, its stats over IPC, and the bytes it serves (loaded here). */
+export interface RemoteOrigin {
+  /** e.g. http://127.0.0.1:PORT/flags */
+  baseUrl: string;
+  port: number;
+  stats(): Promise<OriginStats>;
+  resetStats(): Promise<void>;
+  /** The GIF bytes the origin serves for a code (any case), from the same cache it reads; undefined when it has none. */
+  flag(cc: string): Buffer | undefined;
+}
+
+/** CPU milliseconds (user + system, all threads) each server process has used since it started. */
+export interface ServersCpu {
+  s3: number;
+  origins: number;
+}
+
 export interface Servers {
+  /** Where s3rver listens. Only the address fields are real: stop/start/close belong to its process. */
   s3: LocalS3;
   /** The S3 client the core scenarios and the verification use (maxSockets 1000, like buildRuntime). */
   client: S3Client;
-  delay: Origin;
-  local: Origin;
+  delay: RemoteOrigin;
+  local: RemoteOrigin;
+  pids: { s3: number; origins: number };
+  cpu(): Promise<ServersCpu>;
+  /** Peak RSS of each server process, MB. */
+  peakRssMB(): Promise<ServersCpu>;
   close(): Promise<void>;
 }
 
+/**
+ * s3rver and the two origins, each kind in its own Node process (bench/servers-child.ts): nothing they do runs
+ * on the measured client's event loop or thread, as on AWS where S3 and the origin are remote. Both processes
+ * are killed whatever way the benchmark ends (see `track`).
+ */
 export async function startServers(): Promise<Servers> {
-  const [s3, delay, local] = await Promise.all([startLocalS3(), startOrigin({ delayMs: DELAY_MS }), startOrigin()]);
+  const started = await Promise.allSettled([ServerProcess.start('s3'), ServerProcess.start('origins')]);
+  const [s3p, orp] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed || !s3p || !orp) {
+    await Promise.all([s3p?.close(), orp?.close()]);
+    throw failed?.reason ?? new Error('server processes did not start');
+  }
+  const r3 = s3p.ready.s3!;
+  const ro = orp.ready.origins!;
+  // s3rver's temp folder is removed by its process on close; this is the backstop when that process is killed.
+  const removeDir = atExit(() => rmSync(r3.directory, { recursive: true, force: true }));
+  // The origins' bytes, for the MD5 comparison: the same GIF cache the origins process just read (warm by now).
+  const images = await loadFlagImages(ALL_CODES);
+  const notHere = () => Promise.reject(new Error('s3rver runs in its own process: use Servers.close()'));
+  const s3: LocalS3 = {
+    endpoint: r3.endpoint,
+    port: r3.port,
+    bucket: r3.bucket,
+    directory: r3.directory,
+    clientOptions: { endpoint: r3.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS },
+    stop: notHere,
+    start: notHere,
+    close: notHere,
+  };
+  const remote = (which: 'delay' | 'local'): RemoteOrigin => ({
+    baseUrl: ro[which].baseUrl,
+    port: ro[which].port,
+    stats: () => orp.ask<OriginStats>({ op: 'stats', origin: which }),
+    resetStats: () => orp.ask<null>({ op: 'resetStats', origin: which }).then(() => undefined),
+    flag: (cc) => images.get(cc.toLowerCase()),
+  });
   const client = localS3Client(s3, 1000);
   return {
     s3,
     client,
-    delay,
-    local,
+    delay: remote('delay'),
+    local: remote('local'),
+    pids: { s3: s3p.ready.pid, origins: orp.ready.pid },
+    async cpu() {
+      const [a, b] = await Promise.all([s3p.usage(), orp.usage()]);
+      return { s3: a.cpuMs, origins: b.cpuMs };
+    },
+    async peakRssMB() {
+      const [a, b] = await Promise.all([s3p.usage(), orp.usage()]);
+      return { s3: a.peakRssMB, origins: b.peakRssMB };
+    },
     async close() {
       client.destroy();
-      await Promise.all([delay.close(), local.close(), s3.close()]);
+      await Promise.all([s3p.close(), orp.close()]);
+      rmSync(r3.directory, { recursive: true, force: true });
+      removeDir();
     },
   };
+}
+
+// ---------------------------------------------------------------- CPU of this (the client's) process
+
+/** A point in this process's CPU time: all threads (process.cpuUsage) and the main (JS) thread from schedstat. */
+export interface CpuMark {
+  usage: NodeJS.CpuUsage;
+  /** Main thread: ns on a CPU, ns waiting in a run queue (Linux /proc/self/task/<pid>/schedstat); absent elsewhere. */
+  thread?: { runNs: number; waitNs: number };
+}
+
+/** CPU used between two marks, ms. */
+export interface CpuSpent {
+  /** User + system of every thread (process.cpuUsage delta): the JS thread, GC helpers, libuv's pool. */
+  processMs: number;
+  /** The main thread alone: what the event loop executed. */
+  threadMs?: number;
+  /** Time the main thread was runnable but waiting for a CPU (other processes, e.g. the servers or other tests). */
+  waitMs?: number;
+}
+
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+
+function threadSched(): CpuMark['thread'] {
+  try {
+    const [run, wait] = readFileSync(SCHEDSTAT, 'utf8').trim().split(/\s+/).map(Number);
+    return run !== undefined && wait !== undefined && Number.isFinite(run) && Number.isFinite(wait) ? { runNs: run, waitNs: wait } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cpuMark(): CpuMark {
+  return { usage: process.cpuUsage(), thread: threadSched() };
+}
+
+export function cpuSince(from: CpuMark, to: CpuMark = cpuMark()): CpuSpent {
+  const d: CpuSpent = { processMs: round((to.usage.user - from.usage.user + to.usage.system - from.usage.system) / 1000, 1) };
+  if (from.thread && to.thread) {
+    d.threadMs = round((to.thread.runNs - from.thread.runNs) / 1e6, 1);
+    d.waitMs = round((to.thread.waitNs - from.thread.waitNs) / 1e6, 1);
+  }
+  return d;
 }
 
 /** Every key under a prefix (one page is 1000 keys; the benchmark never stores more than ~200 per prefix). */
@@ -79,7 +350,7 @@ export async function verifyStored(
   client: S3Client,
   bucket: string,
   prefix: string,
-  origin: Origin,
+  origin: Pick<RemoteOrigin, 'flag'>,
   okCodes: readonly string[],
 ): Promise<Verified> {
   const keys = new Set((await listKeys(client, bucket, prefix)).filter((k) => k.endsWith('.gif')));
@@ -227,7 +498,7 @@ export function equals(scenario: string, metric: string, value: number, want: nu
 }
 
 /** The one table printer: scenario | metric | value | target | result | note. */
-export function printTable(rows: readonly Row[], title: string): void {
+export function printTable(rows: readonly Row[], title: string, notes: readonly string[] = []): void {
   const cells = rows.map((r) => [
     r.scenario,
     r.metric,
@@ -240,6 +511,7 @@ export function printTable(rows: readonly Row[], title: string): void {
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]) => c.map((x, i) => (i === 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd();
   console.log(`\n${title}`);
+  for (const n of notes) console.log(n);
   console.log(line(head));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   let last = '';

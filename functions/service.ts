@@ -6,7 +6,7 @@ import { HttpFlagOrigin, type FlagSource } from './download.ts';
 import { summarize, type FlagResult, type RunSummary } from './report.ts';
 import type { DownloadRequest } from './request.ts';
 import type { DocumentStore, FlagStore } from './store.ts';
-import { syncFlags } from './sync.ts';
+import { syncFlags, type SyncOptions, type SyncOutcome } from './sync.ts';
 
 export interface Log {
   info(message: string, extra?: object): void;
@@ -78,9 +78,31 @@ export const isJobId = (id: string) => JOB_ID.test(id);
 
 const jobKey = (rt: Runtime, jobId: string) => `${rt.config.jobsPrefix}${jobId}.json`;
 
-function openSource(rt: Runtime, req: DownloadRequest): FlagSource {
-  return rt.openSource?.(req.baseUrl, req.concurrency) ?? new HttpFlagOrigin(req.baseUrl, { connections: req.concurrency });
+/** One sync of `codes` for this request, over a pool opened for it and closed after. */
+async function runCodes(
+  rt: Runtime,
+  req: DownloadRequest,
+  codes: readonly string[],
+  stop: Pick<SyncOptions, 'signal' | 'handoff' | 'onResult'>,
+): Promise<SyncOutcome> {
+  const source = rt.openSource?.(req.baseUrl, req.concurrency) ?? new HttpFlagOrigin(req.baseUrl, { connections: req.concurrency });
+  try {
+    return await syncFlags({
+      codes,
+      concurrency: req.concurrency,
+      source,
+      store: rt.store,
+      dryRun: req.dryRun,
+      onWarning: (m) => rt.log.warn(m),
+      ...stop,
+    });
+  } finally {
+    await source.close();
+  }
 }
+
+const summaryOf = (req: DownloadRequest, results: FlagResult[], elapsedSeconds: number) =>
+  summarize(results, { concurrency: req.concurrency, dryRun: req.dryRun, elapsedSeconds });
 
 function toBody(rt: Runtime, req: DownloadRequest, summary: RunSummary): RunBody {
   const body: RunBody = {
@@ -109,29 +131,16 @@ const budget = (rt: Runtime, remainingMs: number) => Math.max(0, remainingMs - r
  */
 export async function acceptRequest(rt: Runtime, req: DownloadRequest, remainingMs: number): Promise<Accepted> {
   if (req.async) return { kind: 'job', jobId: await createJob(rt, req, [], req.codes, 0) };
-  const source = openSource(rt, req);
   const handoff = AbortSignal.timeout(Math.min(rt.config.syncBudgetMs, budget(rt, remainingMs)));
-  try {
-    const run = await syncFlags({
-      codes: req.codes,
-      concurrency: req.concurrency,
-      source,
-      store: rt.store,
-      dryRun: req.dryRun,
-      handoff,
-      onWarning: (m) => rt.log.warn(m),
-    });
-    if (run.deferred.length > 0) {
-      const jobId = await createJob(rt, req, run.results, run.deferred, run.elapsedSeconds);
-      rt.log.info('request handed off to a job', { jobId, finished: run.results.length, deferred: run.deferred.length });
-      return { kind: 'job', jobId };
-    }
-    const summary = summarize(run.results, { concurrency: req.concurrency, dryRun: req.dryRun, elapsedSeconds: run.elapsedSeconds });
-    rt.recordRun('api', summary);
-    return { kind: 'done', body: toBody(rt, req, summary) };
-  } finally {
-    await source.close();
+  const run = await runCodes(rt, req, req.codes, { handoff });
+  if (run.deferred.length > 0) {
+    const jobId = await createJob(rt, req, run.results, run.deferred, run.elapsedSeconds);
+    rt.log.info('request handed off to a job', { jobId, finished: run.results.length, deferred: run.deferred.length });
+    return { kind: 'job', jobId };
   }
+  const summary = summaryOf(req, run.results, run.elapsedSeconds);
+  rt.recordRun('api', summary);
+  return { kind: 'done', body: toBody(rt, req, summary) };
 }
 
 async function createJob(
@@ -169,7 +178,6 @@ export async function runJob(rt: Runtime, jobId: string, remainingMs: number): P
   if (state.status !== 'running') return state; // a retried invocation of a finished job
   const req = state.request;
   const deadline = AbortSignal.timeout(budget(rt, remainingMs));
-  const source = openSource(rt, req);
   let writes = Promise.resolve();
   const save = (s: JobState) => {
     const snapshot = { ...s, updatedAt: new Date().toISOString() };
@@ -180,14 +188,8 @@ export async function runJob(rt: Runtime, jobId: string, remainingMs: number): P
   };
   let lastSave = Date.now();
   try {
-    const run = await syncFlags({
-      codes: state.pending,
-      concurrency: req.concurrency,
-      source,
-      store: rt.store,
-      dryRun: req.dryRun,
+    const run = await runCodes(rt, req, state.pending, {
       signal: deadline,
-      onWarning: (m) => rt.log.warn(m, { jobId }),
       onResult: (_r, done) => {
         if (Date.now() - lastSave < 1_000) return;
         lastSave = Date.now();
@@ -196,11 +198,7 @@ export async function runJob(rt: Runtime, jobId: string, remainingMs: number): P
     });
     const order = new Map(req.codes.map((cc, i) => [cc, i]));
     const all = [...state.results, ...run.results].sort((a, b) => (order.get(a.cc) ?? 0) - (order.get(b.cc) ?? 0));
-    const summary = summarize(all, {
-      concurrency: req.concurrency,
-      dryRun: req.dryRun,
-      elapsedSeconds: Math.round((state.priorSeconds + run.elapsedSeconds) * 1000) / 1000,
-    });
+    const summary = summaryOf(req, all, Math.round((state.priorSeconds + run.elapsedSeconds) * 1000) / 1000);
     rt.recordRun('job', summary);
     const final: JobState = {
       ...state,
@@ -219,8 +217,6 @@ export async function runJob(rt: Runtime, jobId: string, remainingMs: number): P
     rt.log.error('job failed', { jobId, error: err instanceof Error ? err.stack : String(err) });
     await rt.store.putJson(jobKey(rt, jobId), { ...failed, updatedAt: new Date().toISOString() }).catch(() => undefined);
     throw err;
-  } finally {
-    await source.close();
   }
 }
 
@@ -240,26 +236,13 @@ export async function readJob(rt: Runtime, jobId: string): Promise<(JobView & Pa
 
 /** A scheduled sync: the whole request in this invocation, a report in the bucket, one summary log line. */
 export async function runScheduled(rt: Runtime, req: DownloadRequest, remainingMs: number, runId: string): Promise<RunBody> {
-  const source = openSource(rt, req);
-  try {
-    const run = await syncFlags({
-      codes: req.codes,
-      concurrency: req.concurrency,
-      source,
-      store: rt.store,
-      dryRun: req.dryRun,
-      signal: AbortSignal.timeout(budget(rt, remainingMs)),
-      onWarning: (m) => rt.log.warn(m),
-    });
-    const summary = summarize(run.results, { concurrency: req.concurrency, dryRun: req.dryRun, elapsedSeconds: run.elapsedSeconds });
-    rt.recordRun('schedule', summary);
-    const body = toBody(rt, req, summary);
-    const at = new Date().toISOString();
-    const reportKey = `${rt.config.reportsPrefix}${at.replace(/[:.]/g, '-')}-${runId}.json`;
-    await rt.store.putJson(reportKey, { at, runId, ...body, results: summary.results });
-    rt.log.info('scheduled sync finished', { reportKey, ...body, results: undefined });
-    return body;
-  } finally {
-    await source.close();
-  }
+  const run = await runCodes(rt, req, req.codes, { signal: AbortSignal.timeout(budget(rt, remainingMs)) });
+  const summary = summaryOf(req, run.results, run.elapsedSeconds);
+  rt.recordRun('schedule', summary);
+  const body = toBody(rt, req, summary);
+  const at = new Date().toISOString();
+  const reportKey = `${rt.config.reportsPrefix}${at.replace(/[:.]/g, '-')}-${runId}.json`;
+  await rt.store.putJson(reportKey, { at, runId, ...body, results: summary.results });
+  rt.log.info('scheduled sync finished', { reportKey, ...body, results: undefined });
+  return body;
 }
