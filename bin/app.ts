@@ -8,8 +8,14 @@ import { readConfig } from '../lib/flagsync-config.ts';
 import { FlagsyncStack } from '../lib/flagsync-stack.ts';
 import { acknowledgeNagFindings } from '../lib/nag-acknowledgments.ts';
 
+/** Feature flags the stack relies on, so an app built without cdk.json (tests, other tools) synthesizes the same. */
+const REQUIRED_FLAGS = {
+  // access logs delivered under a bucket policy, so both buckets can keep ACLs off (BUCKET_OWNER_ENFORCED)
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+};
+
 export function createApp(props?: AppProps): { app: App; stack: FlagsyncStack } {
-  const app = new App(props);
+  const app = new App({ ...props, context: { ...REQUIRED_FLAGS, ...props?.context } });
   const config = readConfig(app.node);
   // Environment-agnostic on purpose: synth never needs AWS credentials or lookups.
   const stack = new FlagsyncStack(app, config.stackName, {

@@ -356,3 +356,11 @@ test('context: strings from `-c` are parsed, bad values are rejected with the ke
   assert.throws(() => read({ scheduleExpression: 'every day' }), /scheduleExpression/);
   assert.throws(() => read({ memorySize: 'lots' }), /memorySize/);
 });
+
+test('the app synthesizes without cdk.json: the feature flags it relies on are its own', () => {
+  const { app, stack } = createApp({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const template = app.synth().getStackByName(stack.stackName).template as Json;
+  const buckets = Object.values(template.Resources as Json).filter((r: Json) => r.Type === 'AWS::S3::Bucket');
+  assert.equal(buckets.length, 2);
+  for (const b of buckets) assert.equal(b.Properties.OwnershipControls.Rules[0].ObjectOwnership, 'BucketOwnerEnforced');
+});
