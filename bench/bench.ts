@@ -269,7 +269,7 @@ async function delayed(b: Bench, where: Where, maxReq: number): Promise<Row[]> {
       dry.push(run);
     }
     const dryWalls = dry.map((r) => round(r.wallSeconds));
-    rows.push(info(name, 'ratio without writes (dryRun)', round(median(dryWalls) / limit), '×', `GETs only: median ${median(dryWalls)} s of ${dryWalls.join(', ')}`));
+    rows.push(info(name, 'ratio without writes (dryRun)', round(median(dryWalls) / limit), '×', `GETs only: median ${median(dryWalls)} s of ${dryWalls.join(', ')}; GET latency median ${median(dry.map((r) => r.phases?.getMs.median ?? 0))} ms, max ${median(dry.map((r) => r.phases?.getMs.max ?? 0))} ms`));
   }
   rows.push(...cpuRows(name, where, limit, runs, dry));
   b.details[name] = { concurrency: c, limitSeconds: limit, maxInFlight, runs, dryRuns: dry, dryRunWallSeconds: dry.map((r) => round(r.wallSeconds)) };
@@ -292,7 +292,7 @@ function cpuRows(name: string, where: Where, limit: number, runs: readonly Run[]
   const rows = [
     info(name, 'client CPU during the run (process.cpuUsage Δ)', cpuMs, 'ms',
       `median of ${runs.map((r) => r.cpu.processMs).join(', ')}; JS thread ${threadMs} ms = ${round((threadMs / 1000 / wall) * 100, 0)} % of the wall, ` +
-      `${waitMs} ms runnable but waiting for a CPU; meanwhile in their own processes s3rver ${s3Ms} ms, origins ${originsMs} ms`),
+      `${waitMs} ms runnable but waiting for a CPU; meanwhile in their own processes s3rver ${s3Ms} ms (${round(s3Ms / puts, 1)} ms per PUT), origins ${originsMs} ms`),
   ];
   if (where === 'core' && dry.length > 0) {
     const dryMs = round(median(dry.map((r) => r.cpu.processMs)), 1);
@@ -491,8 +491,9 @@ async function main() {
   const started = new Date();
   const loadBefore = load();
   if ((loadBefore[0] ?? 0) > 1) console.warn(`warning: load average ${loadBefore.join(' ')} on ${cpus().length} cores: other work competes, timings will be noisy`);
-  const dir = mkdtempSync(join(tmpdir(), 'flagsync-bench-'));
-  const removeDir = atExit(() => rmSync(dir, { recursive: true, force: true }));
+  // The bundles' folder, made only when the bundle scenario starts (a SIGKILLed run can clean nothing up).
+  let dir: string | undefined;
+  const removeDir = atExit(() => dir && rmSync(dir, { recursive: true, force: true }));
   const s = await startServers();
   const local = createLocalRuntime({
     s3: s.s3,
@@ -526,6 +527,7 @@ async function main() {
     }
     for (const where of ['core', 'e2e'] as const) await b.scenario(`${where} re-sync`, () => unchanged(b, where));
     process.stdout.write('… bundle\n');
+    dir = mkdtempSync(join(tmpdir(), 'flagsync-bench-'));
     const built = await bundle(b, dir);
     b.rows.push(...built.rows);
     process.stdout.write('… bundle in a fresh node\n');
@@ -536,7 +538,7 @@ async function main() {
     await endpoint.close();
     await local.idle();
     await s.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
     removeDir();
   }
 
